@@ -1,0 +1,3 @@
+from zpa.cli import main
+
+main()

@@ -1,0 +1,108 @@
+"""The `zpa` command: a thin layer over the library. Heavy modules load inside
+the commands that need them, so `zpa --help` and `zpa render` start fast."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from zpa import __version__
+from zpa.errors import ZpaError
+
+root_option = click.option(
+    "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+    help="Project root holding team.toml and roles/.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="zpa")
+def cli() -> None:
+    """zed-parallel-agents: one set of role definitions (roles/*.md + team.toml)
+    drives Zed threads, headless boundary checks and API agent pipelines.
+
+    \b
+    Typical use:
+      zpa render            regenerate .rules, thread-rules/, rules-library/, zed-settings/
+      zpa render --check    fail (exit 1) when generated files are stale, e.g. in CI
+      zpa init DIR          bring the kit's roles into an existing project
+    """
+
+
+@cli.command()
+@root_option
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 naming every stale, missing or orphaned file.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff of what would change (exit 1 if any).")
+def render(root: Path, check: bool, show_diff: bool) -> None:
+    """Regenerate every Zed artefact from roles/*.md and team.toml.
+
+    Output is deterministic (sorted, LF, final newline). Only files the kit
+    generated (listed in .zpa/manifest.json) are ever removed.
+    """
+    from zpa.render import render as do_render
+
+    result = do_render(root, check=check, diff=show_diff)
+    if check or show_diff:
+        for text in result.diffs:
+            click.echo(text, nl=False)
+        if result.drift:
+            for label, paths in (("stale", result.stale), ("missing", result.missing), ("orphaned", result.orphaned)):
+                for p in paths:
+                    click.echo(f"{label}: {p}", err=True)
+            click.echo("generated files are out of date: run `zpa render`", err=True)
+            sys.exit(1)
+        click.echo("generated files are up to date")
+        return
+    if result.fast_path or not (result.written or result.removed):
+        click.echo("up to date")
+        return
+    for p in result.written:
+        click.echo(f"wrote {p}")
+    for p in result.removed:
+        click.echo(f"removed {p}")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+@click.option("--no-render", is_flag=True, help="Only copy the sources; do not render.")
+def init(directory: Path, no_render: bool) -> None:
+    """Scaffold team.toml, roles/ and probes/ into DIRECTORY, then render there.
+
+    Existing files are never overwritten; they are listed as kept.
+    """
+    from zpa.kit import init as do_init
+
+    result = do_init(directory)
+    for p in result.created:
+        click.echo(f"created {p}")
+    for p in result.kept:
+        click.echo(f"kept    {p} (exists)")
+    if not no_render:
+        from zpa.render import render as do_render
+
+        rendered = do_render(directory)
+        for p in rendered.written:
+            click.echo(f"wrote   {p}")
+    click.echo(f"next: edit {directory / 'roles'}/*.md, then `zpa render --root {directory}`")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; exits with 0, 1 (a check failed) or 2 (usage or configuration)."""
+    try:
+        cli.main(args=argv, prog_name="zpa", standalone_mode=False)
+    except ZpaError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def zpa(capsys):
+    """Run the zpa CLI in-process, as a user would from a shell."""
+    from zpa.cli import main
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of this repo's role sources (no generated files yet)."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    shutil.copy(REPO / "team.toml", root / "team.toml")
+    shutil.copytree(REPO / "roles", root / "roles")
+    if (REPO / "probes").is_dir():
+        shutil.copytree(REPO / "probes", root / "probes")
+    return root
+
+
+@pytest.fixture
+def rendered(project, zpa) -> Path:
+    r = zpa("render", "--root", project)
+    assert r.code == 0, r.err
+    return project
