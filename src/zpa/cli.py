@@ -3,6 +3,7 @@ the commands that need them, so `zpa --help` and `zpa render` start fast."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -106,3 +107,48 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+
+
+@cli.command()
+@click.argument("candidate", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Baseline script [default: baseline/train.py, else the kit's copy].")
+@click.option("--seeds", type=click.IntRange(1, 100), default=3, show_default=True, help="Run each script with seeds 0..N-1.")
+@click.option("--timeout", type=click.FloatRange(1), default=120.0, show_default=True, help="Wall-clock limit per run, seconds.")
+@click.option("--memory-mb", type=click.IntRange(64), default=4096, show_default=True, help="Address-space limit per run.")
+@click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="CPU threads for both scripts.")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="Pass --epochs to both [default: each script's own].")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
+def compare(candidate: Path, baseline: Path | None, seeds: int, timeout: float, memory_mb: int, threads: int,
+            epochs: int | None, device: str, json_path: Path | None) -> None:
+    """Run CANDIDATE.py and the baseline under the same sandboxed harness.
+
+    Both get the same data file (X_train, y_train, X_test; the test labels
+    stay with the harness, which scores predictions.npy), seeds, threads,
+    timeout and memory limit, with no network and no writes outside their
+    temp directory. Exit 0 when both ran cleanly, 1 otherwise.
+    """
+    import os
+
+    from zpa.compare import HarnessConfig, compare as do_compare, default_baseline
+    from zpa.report import print_compare
+
+    cwd = Path.cwd()
+    deny = [str(p) for p in {cwd.resolve(), Path(os.path.expanduser("~")).resolve()} if str(p) != "/"]
+    cfg = HarnessConfig(seeds=list(range(seeds)), timeout_s=timeout, memory_mb=memory_mb, threads=threads,
+                        device=device, epochs=epochs, deny_read=deny)
+
+    def progress(label: str, seed: int, run) -> None:
+        acc = f"{run.test_accuracy:.4f}" if run.test_accuracy is not None else "-"
+        click.echo(f"  {label:<9} seed {seed}: {run.status:<8} accuracy {acc}  {run.wall_seconds:.1f} s"
+                   + (f"  ({run.reason})" if run.reason else ""), err=True)
+
+    report = do_compare(candidate, baseline or default_baseline(cwd), cfg, progress)
+    if json_path:
+        from zpa.render import atomic_write
+
+        atomic_write(json_path, json.dumps(report, indent=2) + "\n")
+    print_compare(report)
+    if report["verdict"] != "ok":
+        sys.exit(1)
