@@ -18,6 +18,39 @@ root_option = click.option(
 )
 
 
+def api_options(f):
+    """The flags every command that calls the API shares, with the same meaning."""
+    options = [
+        click.option("--base-url", envvar="ANTHROPIC_BASE_URL", show_envvar=True,
+                     help="Anthropic-compatible endpoint (e.g. Ollama at http://localhost:11434)."),
+        click.option("--model", "models", multiple=True, metavar="ROLE=ID",
+                     help="Model for a role, or '*=ID' for every role (repeatable)."),
+        click.option("--concurrency", type=click.IntRange(1, 512), default=8, show_default=True,
+                     help="Calls in flight at once."),
+        click.option("--timeout", type=click.FloatRange(0.1), default=300.0, show_default=True,
+                     help="Per-call timeout, seconds."),
+        click.option("--budget", type=click.FloatRange(0), default=None, metavar="USD",
+                     help="Stop before starting a call that could take the run past this cost."),
+        click.option("--record", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Save every exchange (no credentials) to this folder."),
+        click.option("--replay", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Serve every call from recorded exchanges; no network."),
+        click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Run store [default: .zpa/runs.db under --root, or $ZPA_RUNS_DB]."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def llm_config(base_url, models, concurrency, timeout, budget, record, replay):
+    from zpa.llm import LLMConfig
+    from zpa.llm.models import parse_model_overrides
+
+    return LLMConfig(base_url=base_url or None, model_overrides=parse_model_overrides(models),
+                     concurrency=concurrency, timeout=timeout, budget_usd=budget, record_dir=record, replay_dir=replay)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="zpa")
 def cli() -> None:
@@ -87,6 +120,71 @@ def init(directory: Path, no_render: bool) -> None:
         for p in rendered.written:
             click.echo(f"wrote   {p}")
     click.echo(f"next: edit {directory / 'roles'}/*.md, then `zpa render --root {directory}`")
+
+
+@cli.group()
+def runs() -> None:
+    """Inspect the run store: every check and pipeline run, its calls and verdicts."""
+
+
+db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         help="Run store [default: .zpa/runs.db, or $ZPA_RUNS_DB].")
+json_flag = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def _open_store(db: Path | None):
+    from zpa.runs import RunStore, default_db_path
+
+    path = db or default_db_path(".")
+    if not path.exists():
+        raise ZpaError("no run store yet", file=str(path), hint="run `zpa check` or `zpa run` first, or pass --db")
+    return RunStore(path)
+
+
+@runs.command("list")
+@db_option
+@json_flag
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+def runs_list(db: Path | None, as_json: bool, limit: int) -> None:
+    """The most recent runs, newest first."""
+    from zpa.report import print_runs
+
+    rows = _open_store(db).list_runs(limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        print_runs(rows)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@db_option
+@json_flag
+def runs_show(run_id: str, db: Path | None, as_json: bool) -> None:
+    """One run: its summary, calls (tokens, cost, latency, retries) and verdicts. RUN_ID may be a prefix."""
+    from zpa.report import print_run
+
+    run = _open_store(db).get_run(run_id)
+    if as_json:
+        click.echo(json.dumps(run, indent=2))
+    else:
+        print_run(run)
+
+
+@runs.command("diff")
+@click.argument("a")
+@click.argument("b")
+@db_option
+@json_flag
+def runs_diff(a: str, b: str, db: Path | None, as_json: bool) -> None:
+    """Compare two runs: pass rate, cost and latency per role and probe (B minus A)."""
+    from zpa.report import print_runs_diff
+
+    diff = _open_store(db).diff(a, b)
+    if as_json:
+        click.echo(json.dumps(diff, indent=2))
+    else:
+        print_runs_diff(diff)
 
 
 def main(argv: list[str] | None = None) -> None:
