@@ -208,6 +208,77 @@ def main(argv: list[str] | None = None) -> None:
 
 
 @cli.command()
+@root_option
+@click.option("--role", "roles", multiple=True, help="Check only this role (repeatable) [default: the thread roles].")
+@click.option("--repeat", type=click.IntRange(1, 100), default=None, help="Samples per probe [default: team.toml, else 3].")
+@click.option("--static", "static", is_flag=True, help="Only the checks that need no API: lanes, ownership, probe coverage, sync, cacheability.")
+@click.option("--with-tools", is_flag=True, help="Offer Zed's native tools and check each role calls only the ones its profile enables.")
+@click.option("--no-judge", is_flag=True, help="Deterministic assertions only; no grader model.")
+@click.option("--batch", is_flag=True, help="Submit every request as one Message Batch (50 % cheaper; may take a while).")
+@click.option("--poll", type=click.FloatRange(0.01), default=10.0, show_default=True, help="Seconds between batch polls.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML (one testcase per role x probe).")
+@click.option("--markdown", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown summary (for a PR comment).")
+@click.option("--no-progress", is_flag=True, help="No live progress on the terminal.")
+@api_options
+def check(root: Path, roles: tuple[str, ...], repeat: int | None, static: bool, with_tools: bool, no_judge: bool,
+          batch: bool, poll: float, json_path: Path | None, junit: Path | None, markdown: Path | None,
+          no_progress: bool, base_url, models, concurrency, timeout, budget, record, replay, db) -> None:
+    """Prove the personas stay in their lanes.
+
+    Replays each role's prompt (the project's .rules + the role's skill, as
+    Zed sends them) through the Anthropic API against the probes in
+    probes/<role>.yaml — tasks and temptations — and reports pass rates with
+    95 % Wilson intervals per probe and a verdict per role against the
+    threshold in team.toml.
+
+    \b
+    Exit codes: 0 every role passes; 1 a role fails (or the run is
+    incomplete); 2 usage or configuration error.
+
+    \b
+    Without a key: --base-url http://localhost:11434 --model '*=qwen3:8b'
+    (any Anthropic-compatible endpoint), or --replay DIR (recorded with --record DIR).
+    """
+    from zpa.check import session
+
+    role_list = list(roles) or None
+    if static:
+        code, findings, sizes = session.static_only(root, role_list)
+        from zpa.report import print_static
+
+        print_static(findings, sizes)
+        if json_path:
+            from zpa.render import atomic_write
+
+            atomic_write(json_path, json.dumps({"findings": findings, "personas": sizes}, indent=2) + "\n")
+        sys.exit(code)
+    from zpa.check.runner import CheckOptions
+    from zpa.team import load_team
+
+    cfg = llm_config(base_url, models, concurrency, timeout, budget, record, replay)
+    if replay is None and not cfg.has_credentials():
+        from zpa.llm import NO_CREDENTIALS_HINT
+
+        click.echo("error: no Anthropic API key and no base URL\n  hint: " + NO_CREDENTIALS_HINT, err=True)
+        click.echo("running the static layer instead:", err=True)
+        _, findings, sizes = session.static_only(root, role_list)
+        from zpa.report import print_static
+
+        print_static(findings, sizes)
+        sys.exit(2)
+    team_repeat = load_team(root).config.get("check", {}).get("repeat", 3)
+    opts = CheckOptions(repeat=repeat or int(team_repeat), with_tools=with_tools, judge=not no_judge, batch=batch,
+                        poll_interval=poll)
+    code, report = session.run(root, role_list, cfg, opts, session.Outputs(json_path, junit, markdown), db,
+                               show_progress=not no_progress)
+    from zpa.check.reports import print_summary
+
+    print_summary(report)
+    sys.exit(code)
+
+
+@cli.command()
 @click.argument("candidate", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Baseline script [default: baseline/train.py, else the kit's copy].")

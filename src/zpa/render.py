@@ -421,9 +421,22 @@ def _read_or_none(path: Path) -> str | None:
 
 
 def atomic_write(path: Path, content: str | bytes, mode: int | None = None) -> None:
-    """Write via a temp file in the same folder and rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write via a temp file in the same folder and rename: never half-written.
+
+    A symlink is followed (its target is replaced, not the link), and a path
+    that is not a regular file (/dev/stdout, a FIFO) is written in place.
+    """
     data = content.encode() if isinstance(content, str) else content
+    if path.exists():
+        real = path.resolve()
+        if not real.is_file():
+            with open(real, "wb") as f:
+                f.write(data)
+            return
+        path = real
+        if mode is None:
+            mode = real.stat().st_mode & 0o7777
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

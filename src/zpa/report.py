@@ -60,7 +60,7 @@ def print_runs(rows: list[dict[str, Any]]) -> None:
 
     table = Table(title="runs")
     for col in ("id", "kind", "name", "status", "started", "wall s", "calls", "retries", "cost"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("id", "started"))
     for r in rows:
         table.add_row(r["id"], r["kind"], r["name"], r["status"], _when(r["started_at"]),
                       "-" if r["wall_s"] is None else f"{r['wall_s']:.2f}", str(r["calls"]), str(r["retries"]),
@@ -124,3 +124,27 @@ def print_runs_diff(diff: dict[str, Any]) -> None:
         for name, p in diff["probes"].items():
             probes.add_row(name, pct(p["pass_rate_a"]), pct(p["pass_rate_b"]), _delta(p["pass_rate_delta"], "{:+.0%}"))
         console.print(probes)
+
+
+def print_static(findings: list[dict[str, Any]], sizes: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="personas (system prompt = .rules + skill)")
+    for col in ("role", "model", "≈ tokens", "min cacheable", "prompt caching"):
+        table.add_column(col)
+    for s in sizes:
+        table.add_row(s["role"], s["model"], str(s["persona_tokens"]), str(s["min_cache_tokens"]),
+                      "requested" if s["cacheable"] else "no (below minimum)")
+    console.print(table)
+    if not findings:
+        console.print("[green]static check: no findings[/]")
+        return
+    for f in findings:
+        colour = "red" if f["severity"] == "error" else "yellow"
+        where = f"{f['role']}: " if f["role"] else ""
+        console.print(f"[{colour}]{f['severity']}[/] [{f['check']}] {where}{f['message']}", highlight=False)
+        console.print(f"    fix: {f['fix']}", highlight=False, markup=False)
+    errors = sum(f["severity"] == "error" for f in findings)
+    console.print(f"static check: {errors} error(s)")

@@ -409,11 +409,17 @@ def _yaml_line(text: str, pointer: str) -> int | None:
     m = _FRONT_MATTER.match(text)
     if not m:
         return None
+    return _yaml_line_doc(m.group(1), pointer, offset=1)  # offset: the opening '---'
+
+
+def _yaml_line_doc(doc: str, pointer: str, offset: int = 0) -> int | None:
+    """1-based line of the node at a JSON pointer in a YAML document."""
     try:
-        node = yaml.compose(m.group(1), Loader=yaml.SafeLoader)
+        node = yaml.compose(doc, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return None
-    offset = 1  # the opening '---'
+    if node is None:
+        return 1 + offset
     best = node
     for part in [p for p in pointer.split("/")[1:] if p != ""]:
         nxt = None

@@ -234,6 +234,70 @@ class LLM:
             self._record(call, "ok", usage, cost, latency, result.retries, None, started)
             return result
 
+    async def batch(self, calls: list[Call], poll_interval: float = 10.0,
+                    progress: Callable[[int, int], None] | None = None) -> list[Result | Exception]:
+        """Submit every call as one Message Batch (50 % cheaper), poll until it
+        ends, and return results in the order of ``calls`` (the API returns them
+        out of order). Replay serves from the cassette instead."""
+        if not calls:
+            return []
+        if self.replay is not None:
+            out: list[Result | Exception] = []
+            for c in calls:
+                try:
+                    out.append(self._from_replay(c))
+                except ZpaError as exc:
+                    out.append(exc)
+            return out
+        if self.config.budget_usd is not None:
+            ests = [worst_case_cost(c.model, estimate_tokens(json.dumps(c.body())), c.max_tokens, batch=True) for c in calls]
+            if any(e is None for e in ests) or self.spent_usd + sum(e or 0 for e in ests) > self.config.budget_usd:
+                raise BudgetExceeded(
+                    f"the batch of {len(calls)} calls could cost up to ${sum(e or 0 for e in ests):.4f}"
+                    + (" (some models have no price)" if any(e is None for e in ests) else "")
+                    + f", past --budget ${self.config.budget_usd:.2f}", hint="raise --budget or run fewer probes")
+        from anthropic import APIError
+
+        client = self.client()
+        started = time.time()
+        t0 = time.perf_counter()
+        requests = [{"custom_id": f"zpa-{i}", "params": c.body()} for i, c in enumerate(calls)]
+        try:
+            batch = await client.messages.batches.create(requests=requests)
+            while batch.processing_status != "ended":
+                if progress:
+                    counts = batch.request_counts
+                    progress(len(calls) - counts.processing, len(calls))
+                await asyncio.sleep(poll_interval)
+                batch = await client.messages.batches.retrieve(batch.id)
+            by_id: dict[str, Any] = {}
+            async for entry in await client.messages.batches.results(batch.id):
+                by_id[entry.custom_id] = entry.result
+        except APIError as exc:
+            raise CallFailed(f"message batch failed: {redact(_error_message(exc))}", retries=0) from None
+        if progress:
+            progress(len(calls), len(calls))
+        latency = time.perf_counter() - t0
+        results: list[Result | Exception] = []
+        for i, c in enumerate(calls):
+            res = by_id.get(f"zpa-{i}")
+            if res is None or res.type != "succeeded":
+                why = "missing from the results" if res is None else res.type
+                err = CallFailed(f"{c.role}/{c.label}: batch request {why}", retries=0)
+                self._record(c, "error", Usage(), None, latency, 0, err.message, started)
+                results.append(err)
+                continue
+            message = res.message.model_dump(mode="json", exclude_none=True)
+            usage = Usage.from_api(message.get("usage", {}))
+            cost = cost_usd(c.model, usage, batch=True)
+            self.spent_usd += cost or 0.0
+            self.usage = self.usage + usage
+            if self.recorder is not None:
+                self.recorder.save(c, message, latency)
+            self._record(c, "ok", usage, cost, latency, 0, None, started)
+            results.append(Result(c, message, usage, cost, latency, 0, "batch", started, time.time()))
+        return results
+
     def _from_replay(self, call: Call) -> Result:
         assert self.replay is not None
         entry = self.replay.load(call)

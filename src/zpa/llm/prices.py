@@ -96,6 +96,11 @@ def worst_case_cost(model: str, input_tokens: int, max_tokens: int, *, batch: bo
     return cost_usd(model, Usage(input=0, output=max_tokens, cache_write=input_tokens), batch=batch)
 
 
+def approx_tokens(text: str) -> int:
+    """A middle-of-the-road estimate (~4 characters a token) for persona sizes and cache thresholds."""
+    return len(text) // 4
+
+
 def estimate_tokens(text: str) -> int:
     """A deliberately generous token estimate (~3 characters a token) for budgets and cache thresholds."""
     return (len(text) + 2) // 3
