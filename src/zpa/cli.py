@@ -278,6 +278,82 @@ def check(root: Path, roles: tuple[str, ...], repeat: int | None, static: bool, 
     sys.exit(code)
 
 
+@cli.command("run")
+@root_option
+@click.argument("pipeline")
+@click.option("--task", help="What the team should work on.")
+@click.option("--tasks", "tasks_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Run one pipeline per line of this file, all concurrently under --concurrency.")
+@click.option("--review-code", is_flag=True, help="software: add a final phase where the Reviewer reviews the Developer's code.")
+@click.option("--with", "enable", multiple=True, metavar="NAME", help="Enable an optional node group of the pipeline.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for run folders [default: runs/ under --root].")
+@click.option("--resume", metavar="RUN", help="Re-run only the failed or skipped nodes of RUN (and those whose inputs changed).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the run record(s) as JSON.")
+@click.option("--compare/--no-compare", "do_compare", default=True, show_default=True,
+              help="ml: run `zpa compare` on the generated train.py (needs torch).")
+@click.option("--compare-seeds", type=click.IntRange(1, 20), default=1, show_default=True)
+@click.option("--no-progress", is_flag=True, help="No live progress on the terminal.")
+@api_options
+def run_cmd(root: Path, pipeline: str, task: str | None, tasks_file: Path | None, review_code: bool,
+            enable: tuple[str, ...], out: Path | None, resume: str | None, json_path: Path | None, do_compare: bool,
+            compare_seeds: int, no_progress: bool, base_url, models, concurrency, timeout, budget, record, replay,
+            db) -> None:
+    """Run a pipeline of API agents from team.toml: `software` (Architect ->
+    Developer || Reviewer) or `ml` (Data Engineer || Model Architect -> ML
+    Engineer), or your own.
+
+    Each node starts as soon as its own needs finish. Artefacts go to
+    runs/<run-id>/<node>/ (prompt.md, response.md, handoff.json, files/ from
+    labelled code blocks) with run.json recording timing, tokens and cost.
+
+    \b
+    In the software pipeline the Reviewer works in parallel with the
+    Developer: it reviews the Architect's spec for risks and prepares the
+    checklist it will apply. --review-code adds a final node in which it
+    reviews the Developer's code against that checklist.
+
+    \b
+    Exit codes: 0 every node finished; 1 a node failed (finished nodes are
+    kept; --resume RUN continues); 2 usage or configuration error; 130 Ctrl-C.
+    """
+    from zpa.pipeline import optional_names
+    from zpa.pipeline.session import compare_training_script, execute, read_tasks
+    from zpa.report import print_pipeline_runs, PipelineProgress
+    from zpa.team import load_team
+
+    if resume is None and (task is None) == (tasks_file is None):
+        raise click.UsageError("give --task TEXT or --tasks FILE (or --resume RUN)")
+    if resume and tasks_file:
+        raise click.UsageError("--resume continues one run: drop --tasks")
+    groups = set(enable) | ({"review-code"} if review_code else set())
+    team = load_team(root)
+    unknown = sorted(groups - set(optional_names(team, pipeline))) if pipeline in team.pipelines else []
+    if unknown:
+        raise ZpaError(f"pipeline {pipeline!r} has no optional group {unknown[0]!r}",
+                       hint="optional groups: " + (", ".join(optional_names(team, pipeline)) or "none"))
+    tasks = read_tasks(tasks_file) if tasks_file else [task or ""]
+    cfg = llm_config(base_url, models, concurrency, timeout, budget, record, replay)
+    progress = PipelineProgress(enabled=not no_progress)
+    with progress:
+        records, interrupted = execute(root, pipeline, tasks, cfg, groups, out, resume, db, progress.event)
+    runs_root = out or (root / "runs")
+    if do_compare and not interrupted:
+        for rec in records:
+            if any(n["role"] == "ml-engineer" and n["status"] in ("ok", "reused") for n in rec["nodes"].values()):
+                click.echo(f"comparing {rec['run_id']}'s train.py with the baseline ...", err=True)
+                compare_training_script(rec, runs_root, compare_seeds)
+    if json_path:
+        from zpa.render import atomic_write
+
+        atomic_write(json_path, json.dumps(records[0] if len(records) == 1 else records, indent=2) + "\n")
+    print_pipeline_runs(records, runs_root)
+    if interrupted:
+        sys.exit(130)
+    if any(r["status"] != "ok" for r in records):
+        sys.exit(1)
+
+
 @cli.command()
 @click.argument("candidate", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -128,7 +128,10 @@ class FakeAnthropic:
 
     def start(self) -> "FakeAnthropic":
         handler = type("Handler", (_Handler,), {"api": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        # A deep accept backlog: with the default of 5, a burst of 100+ connections
+        # waits on SYN retransmits (a second each) and the client looks slow.
+        server_cls = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 1024})
+        self.server = server_cls(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
@@ -393,3 +396,24 @@ def tool_use(name: str, input: dict[str, Any], text: str = "") -> dict[str, Any]
         content.append({"type": "text", "text": text})
     content.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:12]}", "name": name, "input": input})
     return {"content": content}
+
+
+def main() -> None:
+    """Serve until killed: ``python tests/support/server.py --latency claude-opus-4-8=1.0 ...``.
+    Prints the base URL on the first line of stdout."""
+    import argparse
+    import signal
+
+    ap = argparse.ArgumentParser(description="Local Anthropic-compatible server for tests and benchmarks.")
+    ap.add_argument("--latency", action="append", default=[], metavar="MODEL=SECONDS")
+    ap.add_argument("--reply", default="OK.", help="the text every request gets")
+    args = ap.parse_args()
+    latency = {m: float(s) for m, s in (item.split("=", 1) for item in args.latency)}
+    api = FakeAnthropic(default_reply=args.reply, model_latency=latency).start()
+    print(api.url, flush=True)
+    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    api.stop()
+
+
+if __name__ == "__main__":
+    main()

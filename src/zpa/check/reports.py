@@ -85,10 +85,11 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def print_summary(report: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from zpa.report import _console
+
+    console = _console()
     table = Table(title=f"zpa check — {report['run_id']}")
     for col in ("role", "model", "verdict", "pass rate", "95 % CI", "threshold", "errors"):
         table.add_column(col)

@@ -18,7 +18,7 @@ from zpa.check.stats import wilson
 from zpa.errors import ZpaError
 from zpa.llm import LLM, BudgetExceeded, Call, CallFailed, Result
 from zpa.llm.models import resolve_model
-from zpa.llm.prices import approx_tokens, min_cache_tokens
+from zpa.persona import role_system, system_blocks
 from zpa.team import Team
 
 JUDGE_ROLE = "judge"
@@ -51,27 +51,6 @@ class Sample:
     results: list[AssertionResult] = field(default_factory=list)
     error: str | None = None
     text: str = ""
-
-
-def role_system(team: Team, role: str) -> str:
-    """`.rules` then the role's skill body, as Zed assembles a thread's prompt."""
-    root = team.root
-    rules = root / ".rules"
-    skill = root / "rules-library" / team.skill_slug(role) / "SKILL.md"
-    for p in (rules, skill):
-        if not p.is_file():
-            raise ZpaError("generated file missing", file=str(p), hint="run `zpa render` first")
-    rules_text = rules.read_text(encoding="utf-8")
-    skill_text = skill.read_text(encoding="utf-8")
-    body = skill_text.split("\n---\n", 1)[1] if skill_text.startswith("---") else skill_text
-    return rules_text.rstrip("\n") + "\n\n" + body.lstrip("\n")
-
-
-def system_blocks(text: str, model: str) -> str | list[dict[str, Any]]:
-    """Ask for prompt caching only where the prefix reaches the model's minimum."""
-    if approx_tokens(text) >= min_cache_tokens(model):
-        return [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]
-    return text
 
 
 def build_calls(team: Team, probes: dict[str, list[Probe]], overrides: dict[str, str], opts: CheckOptions) -> list[tuple[Probe, Call]]:

@@ -39,7 +39,7 @@ def _overlap(a: str, b: str) -> bool:
 
 def static_check(team: Team, probes: dict[str, list[Probe]]) -> tuple[list[Finding], list[dict[str, Any]]]:
     """Findings, and a per-role table of persona size and cacheability."""
-    from zpa.check.runner import role_system
+    from zpa.persona import role_system
     from zpa.render import render
 
     findings: list[Finding] = []

@@ -193,6 +193,8 @@ class LLM:
             self._client = None
 
     async def __aenter__(self) -> "LLM":
+        if self.replay is None:
+            self.client()  # import the SDK (~1.5 s) before any call is timed
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
