@@ -101,18 +101,28 @@ def render(root: Path, check: bool, show_diff: bool) -> None:
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
 @click.option("--no-render", is_flag=True, help="Only copy the sources; do not render.")
-def init(directory: Path, no_render: bool) -> None:
+@click.option("--no-include", is_flag=True,
+              help="Do not carry existing AGENTS.md, CLAUDE.md, .cursorrules, ... into the generated .rules.")
+def init(directory: Path, no_render: bool, no_include: bool) -> None:
     """Scaffold team.toml, roles/ and probes/ into DIRECTORY, then render there.
 
-    Existing files are never overwritten; they are listed as kept.
+    Existing files are never overwritten; they are listed as kept. Zed reads
+    only the first rules file it finds (.rules first), so instruction files
+    the project already has (AGENTS.md, CLAUDE.md, .cursorrules, ...) are
+    included in the generated .rules; a hand-written .rules keeps its text
+    below the kit's delimited block.
     """
     from zpa.kit import init as do_init
 
-    result = do_init(directory)
+    result = do_init(directory, include_existing=not no_include)
     for p in result.created:
         click.echo(f"created {p}")
     for p in result.kept:
         click.echo(f"kept    {p} (exists)")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if not no_render:
         from zpa.render import render as do_render
 
@@ -352,6 +362,143 @@ def run_cmd(root: Path, pipeline: str, task: str | None, tasks_file: Path | None
         sys.exit(130)
     if any(r["status"] != "ok" for r in records):
         sys.exit(1)
+
+
+zed_dir_option = click.option("--zed-config-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                              help="Zed's config folder [default: $ZED_CONFIG_DIR, else ~/.config/zed].")
+skills_dir_option = click.option("--skills-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                                 help="Where skills go [default: ~/.agents/skills, or <project>/.agents/skills with --project].")
+
+
+@cli.command()
+@root_option
+@zed_dir_option
+@skills_dir_option
+@click.option("--user", "scope", flag_value="user", default=True, help="Skills for every project (~/.agents/skills). [default]")
+@click.option("--project", "scope", flag_value="project", help="Skills for this project only (<project>/.agents/skills).")
+@click.option("--dry-run", is_flag=True, help="Print the diff of every file it would change; write nothing.")
+@click.option("--force", is_flag=True, help="Replace a same-named profile or skill that zpa did not install.")
+def install(root: Path, zed_config_dir: Path | None, skills_dir: Path | None, scope: str, dry_run: bool,
+            force: bool) -> None:
+    """Put the team into Zed: profiles into settings.json, skills into place.
+
+    The thread roles' agent profiles are merged into Zed's USER settings file
+    (Zed does not honour `agent` in a project's .zed/settings.json) by
+    splicing text: your comments, formatting, key order, tabs, CRLF and BOM
+    stay as they were. A backup (settings.json.zpa-backup) is written before
+    the first change. What was installed is recorded so `zpa uninstall`
+    removes exactly that.
+    """
+    from zpa.render import render
+    from zpa.zed.install import plan_install, skills_dir as default_skills, zed_config_dir as default_config
+
+    drift = render(root, check=True)
+    if drift.drift:
+        raise ZpaError("generated files are out of date", file=str(root / (drift.stale + drift.missing + drift.orphaned)[0]),
+                       hint="run `zpa render` first, so Zed gets what your roles say")
+    config_dir = default_config(zed_config_dir)
+    target = default_skills(scope, root.resolve(), skills_dir)
+    plan = plan_install(root, config_dir, target, scope, force)
+    _show_plan(plan, dry_run, "install")
+
+
+def _show_plan(plan, dry_run: bool, verb: str) -> None:
+    for c in plan.changes:
+        if dry_run:
+            click.echo(c.diff(), nl=False)
+        else:
+            click.echo(("removed " if c.after is None else "created " if c.before is None else "updated ") + str(c.path))
+    for note in plan.notes:
+        click.echo(f"note: {note}", err=True)
+    if dry_run:
+        click.echo(f"dry run: {len(plan.changes)} file(s) would change; nothing written", err=True)
+        return
+    plan.apply()
+    if not plan.changes:
+        click.echo("nothing to change" if verb == "install" else "nothing to remove")
+
+
+@cli.command()
+@root_option
+@zed_dir_option
+@click.option("--project", "project_only", is_flag=True,
+              help="Remove only this project's skills, block and generated files (see `zpa init`).")
+@click.option("--dry-run", is_flag=True, help="Print the diff of every file it would change; write nothing.")
+def uninstall(root: Path, zed_config_dir: Path | None, project_only: bool, dry_run: bool) -> None:
+    """Remove exactly what `zpa install` added.
+
+    If settings.json was not edited since, it is restored byte for byte;
+    otherwise only zpa's profiles go and your edits stay. Installed skills are
+    removed only if unchanged since install.
+    """
+    from zpa.zed.install import plan_uninstall, zed_config_dir as default_config
+
+    if project_only:
+        from zpa.adopt import plan_project_removal
+
+        plan = plan_uninstall(default_config(zed_config_dir), project=root)
+        plan_project_removal(root, plan)
+    else:
+        plan = plan_uninstall(default_config(zed_config_dir))
+    _show_plan(plan, dry_run, "uninstall")
+
+
+@cli.command()
+@root_option
+@zed_dir_option
+@skills_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def doctor(root: Path, zed_config_dir: Path | None, skills_dir: Path | None, as_json: bool) -> None:
+    """Tell why a thread does not behave: which rules file Zed reads and what
+    it shadows, generated files in sync, skills and profiles installed and
+    matching, API access, the zed CLI. Exit 1 when anything is wrong."""
+    from zpa.zed.doctor import diagnose
+    from zpa.zed.install import skills_dir as default_skills, zed_config_dir as default_config
+
+    dirs = [skills_dir] if skills_dir else [default_skills("project", root.resolve()), default_skills("user", root)]
+    findings = diagnose(root, default_config(zed_config_dir), dirs)
+    bad = [f for f in findings if f.status == "error"]
+    if as_json:
+        click.echo(json.dumps({"ok": not bad, "findings": [f.as_dict() for f in findings]}, indent=2))
+    else:
+        mark = {"ok": "✓", "warning": "!", "error": "✗"}
+        for f in findings:
+            click.echo(f"{mark[f.status]} [{f.check}] {f.message}")
+            if f.fix and f.status != "ok":
+                click.echo(f"    fix: {f.fix}")
+        click.echo("all good" if not bad else f"{len(bad)} problem(s)")
+    if bad:
+        sys.exit(1)
+
+
+@cli.command("open")
+@root_option
+@click.option("--task", default="", help="Text to put after the skill command in each thread's prompt.")
+@click.option("--launch", is_flag=True, help="Open the threads with the zed CLI.")
+def open_cmd(root: Path, task: str, launch: bool) -> None:
+    """Print, per thread role, the zed:// link that opens a new Agent Panel
+    thread with `/<role> <task>` pre-filled, and the profile to pick (Zed
+    sets model and profile only in its UI)."""
+    import shutil
+    import subprocess
+    from urllib.parse import quote
+
+    from zpa.team import load_team
+
+    team = load_team(root)
+    links = []
+    for name in team.threads:
+        role = team.roles[name]
+        prompt = f"/{team.skill_slug(name)}" + (f" {task}" if task else "")
+        url = "zed://agent?prompt=" + quote(prompt, safe="")
+        links.append(url)
+        click.echo(f"{role.title}: pick profile '{role.title} (zpa)' ({role.model})\n  {url}")
+    if launch:
+        zed = shutil.which("zed") or shutil.which("zeditor")
+        if not zed:
+            raise ZpaError("the zed CLI is not on PATH", hint="in Zed: command palette → 'cli: install'; or open the links above")
+        for url in links:
+            subprocess.run([zed, url], check=False)
 
 
 @cli.command()
