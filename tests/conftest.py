@@ -10,6 +10,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 
+# A fake key that tests search for in every file written: it must never land anywhere.
+SENTINEL = "sk-ant-SENTINEL-do-not-leak-1234567890"
+
 
 @dataclass
 class Result:
@@ -53,3 +56,25 @@ def rendered(project, zpa) -> Path:
     r = zpa("render", "--root", project)
     assert r.code == 0, r.err
     return project
+
+
+@pytest.fixture
+def api(monkeypatch):
+    """A real local Anthropic-compatible server, with the sentinel key in the environment."""
+    from support.server import FakeAnthropic
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SENTINEL)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A temp HOME (and no ZED_CONFIG_DIR): nothing touches the real one."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("HOME", str(h))
+    monkeypatch.delenv("ZED_CONFIG_DIR", raising=False)
+    return h

@@ -13,14 +13,6 @@ def snapshot(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    monkeypatch.delenv("ZED_CONFIG_DIR", raising=False)
-    return h
-
 
 def make_project(tmp_path, files):
     root = tmp_path / "proj"

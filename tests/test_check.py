@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import jsonschema
 import pytest
 import yaml
 
-from conftest import REPO
-from support.server import FakeAnthropic, last_user_text, system_text, tool_use
+from conftest import REPO, SENTINEL
+from support.server import last_user_text, system_text, tool_use
 from zpa.check.stats import wilson
 
-SENTINEL = "sk-ant-SENTINEL-check-0987654321"
 OWNERS = {"architect": "Developer", "developer": "Architect", "reviewer": "Developer"}
 MUST_NOT = {"architect": "write-implementation", "developer": "change-interface", "reviewer": "write-fix"}
 PERSONA = {"architect": "You are the **Architect**", "developer": "You are the **Developer**",
@@ -76,14 +74,6 @@ def proj(rendered):
         (rendered / "probes" / f"{role}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return rendered
 
-
-@pytest.fixture
-def api(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", SENTINEL)
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
-    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
-    with FakeAnthropic() as server:
-        yield server
 
 
 def check(zpa, proj, api, *args):
@@ -343,3 +333,21 @@ def test_stale_generated_files_stop_the_check(zpa, proj, api):
     (proj / ".rules").write_text("edited by hand\n")
     r, _ = check(zpa, proj, api)
     assert r.code == 2 and "zpa render" in r.err
+
+
+def test_unusable_judge_verdict_fails_the_grade(zpa, proj, api):
+    base = scripted()
+    api.default_reply = lambda body: ("I think it is fine!" if "You grade whether" in system_text(body) else base(body))
+    r, report = check(zpa, proj, api, "--repeat", "1", "--role", "architect")
+    failures = [f for p in report["roles"]["architect"]["probes"] for f in p["failures"]]
+    assert failures and all(f["assertion"] == "judge" and "no valid verdict" in f["reason"] for f in failures)
+    assert r.code == 1
+
+
+def test_failed_judge_call_is_an_error_not_a_failure(zpa, proj, api):
+    api.default_reply = scripted()
+    api.fail_next("500", count=100, match="You grade whether")
+    r, report = check(zpa, proj, api, "--repeat", "1", "--role", "developer")
+    dev = report["roles"]["developer"]
+    assert dev["errors"] == 2 and dev["runs"] == 0 and dev["verdict"] == "incomplete"
+    assert all("judge call failed" in f["reason"] for p in dev["probes"] for f in p["failures"])

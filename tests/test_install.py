@@ -17,14 +17,6 @@ VALID = sorted(p.name for p in CORPUS.glob("*.json") if not p.name.startswith("i
 CONFLICTING = {"user-same-id.json"}
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    monkeypatch.delenv("ZED_CONFIG_DIR", raising=False)
-    return h
-
 
 @pytest.fixture
 def zed_dir(home):

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import pytest
 
-from support.server import FakeAnthropic, tool_use
+from conftest import SENTINEL
+from support.server import tool_use
 from zpa.errors import ZpaError
 from zpa.llm import LLM, BudgetExceeded, Call, CallFailed, LLMConfig
 from zpa.llm.models import parse_model_overrides, resolve_model
 from zpa.llm.prices import Usage, cost_usd
 from zpa.runs import RunStore
 
-SENTINEL = "sk-ant-SENTINEL-do-not-leak-1234567890"
 
-
-@pytest.fixture
-def api(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", SENTINEL)
-    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
-    with FakeAnthropic() as server:
-        yield server
 
 
 def make_call(label="p1", role="reviewer", model="claude-haiku-4-5", text="Review this.", repeat=0, **kw):

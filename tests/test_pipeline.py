@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from conftest import REPO
-from support.server import FakeAnthropic, last_user_text, system_text
+from support.server import last_user_text, system_text
 
 SPEC = ('Spec for the feature.\n```json handoff\n{"role": "architect", "summary": "rate limiter", '
         '"spec_path": "docs/design/rl.md", "interfaces": [{"name": "allow", "signature": "allow(user) -> bool"}], '
@@ -37,11 +37,9 @@ def software_reply(body):
 
 
 @pytest.fixture
-def api(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-pipeline")
-    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
-    with FakeAnthropic(default_reply=software_reply) as server:
-        yield server
+def api(api):
+    api.default_reply = software_reply
+    return api
 
 
 def run_schema():

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import jsonschema
-import pytest
 import yaml
 from skills_ref.parser import parse_frontmatter
 from skills_ref.validator import validate_metadata

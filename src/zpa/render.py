@@ -192,7 +192,6 @@ def _environment(team: Any) -> Any:
 def _context(team: Any, env: Any) -> dict[str, Any]:
     from zpa.team import handoff_schema
 
-    root = team.root
     titles = {n: r.title for n, r in team.roles.items()}
     base = {"team": team.config, "roles": {n: _role_view(team, r, titles) for n, r in team.roles.items()}}
     views = []
@@ -200,7 +199,7 @@ def _context(team: Any, env: Any) -> dict[str, Any]:
         role = team.roles[name]
         view = dict(base["roles"][name])
         view["body"] = _render_body(env, role, base).strip()
-        view["handoff_required"] = [f for f in handoff_schema(role.handoff).get("required", [])]
+        view["handoff_required"] = list(handoff_schema(role.handoff).get("required", []))
         views.append(view)
     return {
         "team": {"name": team.name, **team.config["team"]},

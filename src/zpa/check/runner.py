@@ -116,33 +116,33 @@ async def run_check(team: Team, probes: dict[str, list[Probe]], llm: LLM, overri
         if on_sample:
             on_sample(sample)
 
-    async def judge_fn_for(probe: Probe, call: Call, text: str, prefetched: dict[str, Any] | None = None):
+    def judge_for(probe: Probe, call: Call, text: str, prefetched: Result | Exception | None = None):
         async def judge(rubric: str, spec: dict[str, Any]) -> Outcome:
-            try:
-                if prefetched is not None and "result" in prefetched:
-                    res = prefetched["result"]
-                    if isinstance(res, Exception):
-                        raise res
-                else:
+            import jsonschema
+
+            if isinstance(prefetched, Exception):
+                raise _JudgeUnavailable(getattr(prefetched, "message", str(prefetched)))
+            res = prefetched
+            if res is None:
+                try:
                     res = await llm.call(judge_call(team, probe, call, text, jmodel, rubric))
-                verdict = parse_verdict(res.text)
-            except (CallFailed, BudgetExceeded) as exc:
-                raise _JudgeUnavailable(exc.message) from None
-            except (ValueError, Exception) as exc:  # noqa: BLE001 - any unusable verdict is a failed grade
-                if isinstance(exc, ZpaError):
+                except ZpaError as exc:  # failed call, budget, replay miss: no grade, not a failed grade
                     raise _JudgeUnavailable(exc.message) from None
-                return Outcome(False, 0.0, f"judge gave no valid verdict: {str(exc)[:120]}")
+            try:
+                verdict = parse_verdict(res.text)
+            except (ValueError, jsonschema.ValidationError) as exc:
+                return Outcome(False, 0.0, f"judge gave no valid verdict: {str(exc).splitlines()[0][:120]}")
             violated = [v for v in verdict["violated"] if v]
             ok = bool(verdict["pass"]) and not violated
             why = verdict["reason"] + (f" (violated: {', '.join(violated)})" if violated else "")
             return Outcome(ok, 1.0 if ok else 0.0, f"judge {jmodel}: {why}")
         return judge
 
-    async def grade(probe: Probe, call: Call, result: Result, prefetched: dict[str, Any] | None = None) -> Sample:
+    async def grade(probe: Probe, call: Call, result: Result, prefetched: Result | Exception | None = None) -> Sample:
         ctx = Context(role=team.roles[probe.role], roles=team.roles, probe={"id": probe.id}, text=result.text,
                       tool_calls=result.tool_calls,
                       must_not=next((m for m in team.roles[probe.role].must_not if m["id"] == probe.must_not), None),
-                      judge=await judge_fn_for(probe, call, result.text, prefetched))
+                      judge=judge_for(probe, call, result.text, prefetched))
         results = []
         try:
             for spec in probe.asserts:
@@ -187,7 +187,7 @@ async def _run_batched(team, pairs, llm, opts, jmodel, grade, done, on_batch) ->
             done(Sample(probe.role, probe, call.repeat, "error", error=str(getattr(res, "message", res))))
         else:
             judged.append((probe, call, res))
-    prefetched: list[dict[str, Any]] = [{} for _ in judged]
+    prefetched: list[Result | Exception | None] = [None for _ in judged]
     if opts.judge:
         need = [i for i, (p, _, _) in enumerate(judged) if any(a["type"] == "judge" for a in p.asserts)]
         jcalls = []
@@ -197,9 +197,9 @@ async def _run_batched(team, pairs, llm, opts, jmodel, grade, done, on_batch) ->
             jcalls.append(judge_call(team, probe, call, res.text, jmodel, rubric))
         jres = await llm.batch(jcalls, opts.poll_interval, (lambda d, t: on_batch("judge", d, t)) if on_batch else None)
         for i, r in zip(need, jres):
-            prefetched[i] = {"result": r}
+            prefetched[i] = r
     for (probe, call, res), pre in zip(judged, prefetched):
-        done(await grade(probe, call, res, pre or None))
+        done(await grade(probe, call, res, pre))
 
 
 class _JudgeUnavailable(Exception):

@@ -48,7 +48,7 @@ class Cassette:
         key = request_key(call)
         path = self.path_for(key)
         if not self.root.is_dir():
-            raise ZpaError(f"replay folder not found", file=str(self.root),
+            raise ZpaError("replay folder not found", file=str(self.root),
                            hint="record one first with --record DIR (needs an API key or --base-url)")
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zpa.errors import ZpaError
-from zpa.llm import LLM, CallRecord, LLMConfig
+from zpa.llm import LLM, LLMConfig
 from zpa.llm.models import check_override_roles
 from zpa.pipeline import RUNS_DIR, NodeState, pipeline_nodes, run_many, training_script, validate_record
 from zpa.runs import RunStore, default_db_path, new_run_id
