@@ -126,3 +126,14 @@ def test_uninstall_project_keeps_edited_sources(zpa, tmp_path, home):
     assert "roles/reviewer.md was edited" in r.err
     assert role.is_file() and not (root / "roles/architect.md").exists()
     assert not (root / ".rules").exists() and not (root / "rules-library").exists()
+
+
+def test_doctor_names_a_skill_clash_and_the_prefix_fix(zpa, tmp_path, home):
+    root = make_project(tmp_path, {})
+    zpa("init", root)
+    theirs = home / ".agents/skills/reviewer/SKILL.md"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("---\nname: reviewer\ndescription: ours\n---\nOurs.\n")
+    r = zpa("doctor", "--root", root, "--zed-config-dir", tmp_path / "zed", "--json")
+    skills = [f for f in json.loads(r.out)["findings"] if f["check"] == "skills" and "/reviewer" in f["message"]]
+    assert skills[0]["status"] == "error" and "skill_prefix" in skills[0]["fix"]

@@ -73,8 +73,11 @@ def diagnose(root: Path, config_dir: Path, skills_dirs: list[Path]) -> list[Find
             out.append(Finding("skills", "error", f"skill /{slug} is not installed ({' or '.join(map(str, skills_dirs))})",
                                "run `zpa install`"))
         elif want.is_file() and found[0].read_bytes() != want.read_bytes():
-            out.append(Finding("skills", "error", f"skill /{slug} at {found[0]} differs from rules-library/",
-                               "run `zpa install` (add --force if you edited it there)"))
+            foreign = "generated-by: zpa" not in found[0].read_text(encoding="utf-8", errors="replace")
+            out.append(Finding("skills", "error", f"skill /{slug} at {found[0]} differs from rules-library/"
+                               + (" and is not zpa's: a skill of yours has the name the kit wants" if foreign else ""),
+                               'set skill_prefix = "zpa-" in team.toml, then `zpa render` and `zpa install`' if foreign
+                               else "run `zpa install` (add --force if you edited it there)"))
         else:
             out.append(Finding("skills", "ok", f"skill /{slug} installed at {found[0].parent}"))
 
