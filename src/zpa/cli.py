@@ -4,13 +4,14 @@ the commands that need them, so `zpa --help` and `zpa render` start fast."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from zpa import __version__
-from zpa.errors import ZpaError
+from zpa.errors import ZpaError, redact
 
 root_option = click.option(
     "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
@@ -59,9 +60,17 @@ def cli() -> None:
 
     \b
     Typical use:
+      zpa init DIR          bring the kit's roles into a project (keeps its AGENTS.md & co.)
       zpa render            regenerate .rules, thread-rules/, rules-library/, zed-settings/
-      zpa render --check    fail (exit 1) when generated files are stale, e.g. in CI
-      zpa init DIR          bring the kit's roles into an existing project
+      zpa render --check    exit 1 when generated files are stale (CI, pre-commit)
+      zpa install           profiles into Zed's settings, skills into ~/.agents/skills
+      zpa doctor            why a thread does not behave
+      zpa check             prove each role stays in its lane (Anthropic API)
+      zpa run software --task TEXT    Architect -> (Developer || Reviewer) as API agents
+      zpa compare train.py  a training script against baseline/train.py, sandboxed
+
+    \b
+    Exit codes: 0 ok, 1 a check or run failed, 2 usage or configuration error.
     """
 
 
@@ -202,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="zpa", standalone_mode=False)
     except ZpaError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(redact(f"error: {exc}"), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -215,6 +224,16 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        click.echo(redact(f"error: {where}{exc.strerror or exc}"), err=True)
+        sys.exit(2)
+    except Exception as exc:  # a bug: say so briefly; ZPA_DEBUG=1 shows the traceback
+        if os.environ.get("ZPA_DEBUG"):
+            raise
+        click.echo(redact(f"internal error: {type(exc).__name__}: {exc}") +
+                   "\n  set ZPA_DEBUG=1 to see the traceback, and please report it", err=True)
+        sys.exit(70)
 
 
 @cli.command()

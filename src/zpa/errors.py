@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class ZpaError(Exception):
     """An error the user can fix. The CLI prints it without a traceback.
@@ -49,3 +51,12 @@ class ZpaError(Exception):
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+
+def redact(text: str) -> str:
+    """Remove credentials from text before it is shown, logged or stored."""
+    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        secret = os.environ.get(var)
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

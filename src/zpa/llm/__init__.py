@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from zpa.errors import ZpaError
+from zpa.errors import ZpaError, redact
 from zpa.llm.cassette import Cassette
 from zpa.llm.prices import Usage, cost_usd, estimate_tokens, worst_case_cost
 
@@ -137,15 +137,6 @@ class CallRecord:
     retries: int
     error: str | None
     started_at: float
-
-
-def redact(text: str) -> str:
-    """Remove credentials from text before it is shown, logged or stored."""
-    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
-        secret = os.environ.get(var)
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 async def _count_attempt(request: Any, call_next: Any) -> Any:
