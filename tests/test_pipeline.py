@@ -228,3 +228,22 @@ def test_ml_pipeline_compares_the_generated_script(zpa, rendered, api):
     assert rec["compare"]["candidate"] == "ok", rec["compare"]
     assert rec["compare"]["test_accuracy"]["candidate"] > 0.9
     assert (run_dir / "compare.json").is_file()
+
+
+def test_replay_miss_fails_the_node_not_the_run(zpa, rendered, api, tmp_path, monkeypatch):
+    cassettes = tmp_path / "cassettes"
+    _, rec = zrun(zpa, rendered, api, "software", "--task", "rate limiter", "--record", cassettes)
+    assert rec["status"] == "ok"
+    # The reviewer's persona changes: its recorded exchange no longer matches.
+    role = rendered / "roles/reviewer.md"
+    role.write_text(role.read_text().replace("You are the independent check", "You are the strict, independent check"))
+    zpa("render", "--root", rendered)
+    api.stop()
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    r = zpa("run", "software", "--task", "rate limiter", "--root", rendered, "--replay", cassettes, "--no-progress",
+            "--json", tmp_path / "out.json", "--db", tmp_path / "runs.db")
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert r.code == 1
+    assert (out["nodes"]["architect"]["status"], out["nodes"]["developer"]["status"]) == ("ok", "ok")
+    assert out["nodes"]["reviewer"]["status"] == "failed"
+    assert "no recorded response for reviewer/software/reviewer" in out["nodes"]["reviewer"]["error"]

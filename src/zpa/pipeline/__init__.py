@@ -285,7 +285,15 @@ class PipelineRun:
                 self._event("skipped", state)
                 futures[name].set_result(False)
                 return
-            finished = await self._execute(spec, state)
+            try:
+                finished = await self._execute(spec, state)
+            except (ZpaError, OSError) as exc:  # e.g. a replay miss or a full disk: this node fails, the run goes on
+                state.status = "failed"
+                state.error = str(exc).splitlines()[0] if isinstance(exc, ZpaError) else f"{exc.strerror}: {exc.filename}"
+                state.ended = time.time()
+                state.duration = state.ended - state.started if state.started else None
+                self._event("failed", state)
+                finished = False
             futures[name].set_result(finished)
         except asyncio.CancelledError:
             if not futures[name].done():
