@@ -78,3 +78,16 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(h))
     monkeypatch.delenv("ZED_CONFIG_DIR", raising=False)
     return h
+
+
+@pytest.fixture(scope="session")
+def rendered_once(tmp_path_factory) -> Path:
+    """One rendered copy of the repo's sources for tests that only read it."""
+    from zpa.render import render
+
+    root = tmp_path_factory.mktemp("rendered") / "proj"
+    root.mkdir()
+    shutil.copy(REPO / "team.toml", root / "team.toml")
+    shutil.copytree(REPO / "roles", root / "roles")
+    render(root)
+    return root

@@ -351,3 +351,13 @@ def test_failed_judge_call_is_an_error_not_a_failure(zpa, proj, api):
     dev = report["roles"]["developer"]
     assert dev["errors"] == 2 and dev["runs"] == 0 and dev["verdict"] == "incomplete"
     assert all("judge call failed" in f["reason"] for p in dev["probes"] for f in p["failures"])
+
+
+def test_judge_asks_for_a_structured_verdict(zpa, proj, api):
+    api.default_reply = scripted()
+    check(zpa, proj, api, "--repeat", "1", "--role", "reviewer")
+    judged = [q.body for q in api.messages_requests() if "You grade whether" in system_text(q.body)]
+    assert judged
+    fmt = judged[0]["output_config"]["format"]
+    assert fmt["type"] == "json_schema" and fmt["schema"]["required"] == ["pass", "violated", "reason"]
+    assert fmt["schema"]["additionalProperties"] is False and "$schema" not in fmt["schema"]

@@ -85,7 +85,8 @@ def judge_call(team: Team, probe: Probe, call: Call, text: str, model: str, rubr
                f"<request>\n{probe.prompt}\n</request>\n\n<reply>\n{text}\n</reply>")
     return Call(role=JUDGE_ROLE, label=f"{probe.role}/{probe.id}", model=model, system=JUDGE_SYSTEM,
                 messages=[{"role": "user", "content": content}], max_tokens=512,
-                output_schema=load_schema("verdict"), repeat=call.repeat)
+                output_schema={k: v for k, v in load_schema("verdict").items() if not k.startswith("$") and k != "title"},
+                repeat=call.repeat)
 
 
 def parse_verdict(text: str) -> dict[str, Any]:
