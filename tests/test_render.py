@@ -129,7 +129,7 @@ def test_check_names_a_stale_file(rendered, zpa):
     p.write_text(p.read_text() + "hand edit\n")
     r = zpa("render", "--check", "--root", rendered)
     assert r.code == 1
-    assert "stale: thread-rules/developer.md" in r.err
+    assert "stale: thread-rules/developer.md" in r.out
     assert "hand edit" in p.read_text()  # --check writes nothing
 
 
@@ -137,7 +137,7 @@ def test_check_names_a_missing_file(rendered, zpa):
     (rendered / "rules-library/reviewer/SKILL.md").unlink()
     r = zpa("render", "--check", "--root", rendered)
     assert r.code == 1
-    assert "missing: rules-library/reviewer/SKILL.md" in r.err
+    assert "missing: rules-library/reviewer/SKILL.md" in r.out
 
 
 def test_plain_render_repairs_a_hand_edit(rendered, zpa):
@@ -162,7 +162,7 @@ def test_deleted_role_leaves_orphans_that_check_names_and_render_removes(rendere
     (rendered / "roles/security-reviewer.md").unlink()
     r = zpa("render", "--check", "--root", rendered)
     assert r.code == 1
-    assert "orphaned: rules-library/security-reviewer/SKILL.md" in r.err
+    assert "orphaned: rules-library/security-reviewer/SKILL.md" in r.out
     r = zpa("render", "--root", rendered)
     assert "removed rules-library/security-reviewer/SKILL.md" in r.out
     assert not skill.parent.exists()

@@ -93,7 +93,7 @@ def render(root: Path, check: bool, show_diff: bool) -> None:
         if result.drift:
             for label, paths in (("stale", result.stale), ("missing", result.missing), ("orphaned", result.orphaned)):
                 for p in paths:
-                    click.echo(f"{label}: {p}", err=True)
+                    click.echo(f"{label}: {p}")
             click.echo("generated files are out of date: run `zpa render`", err=True)
             sys.exit(1)
         click.echo("generated files are up to date")

@@ -214,7 +214,7 @@ def _context(team: Any, env: Any) -> dict[str, Any]:
 
 def _role_view(team: Any, role: Any, titles: dict[str, str]) -> dict[str, Any]:
     outside = [m for m in role.must_not if m["owner"] != role.name]
-    example_owner = titles[outside[0]["owner"]] if outside else "another role"
+    example_owner = titles[outside[0]["owner"]] if outside else None
     return {
         **role.data,
         "name": role.name,

@@ -15,6 +15,13 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, width=None if stream.isatty() else 160)
 
 
+def _esc(text: Any) -> str:
+    """Text from users, models or the OS, safe inside rich markup."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def _fmt(stat: dict[str, float] | None, digits: int = 4) -> str:
     if not stat:
         return "-"
@@ -45,7 +52,7 @@ def print_compare(report: dict[str, Any]) -> None:
     console.print(table)
     for label, s in (("baseline", b), ("candidate", c)):
         if s["reason"]:
-            console.print(f"[bold red]{label} {s['status']}[/]: {s['reason']}")
+            console.print(f"[bold red]{label} {s['status']}[/]: " + _esc(s["reason"]))
     console.print(f"verdict: {report['verdict']}")
 
 
@@ -149,7 +156,7 @@ def print_static(findings: list[dict[str, Any]], sizes: list[dict[str, Any]]) ->
     for f in findings:
         colour = "red" if f["severity"] == "error" else "yellow"
         where = f"{f['role']}: " if f["role"] else ""
-        console.print(f"[{colour}]{f['severity']}[/] [{f['check']}] {where}{f['message']}", highlight=False)
+        console.print(f"[{colour}]{f['severity']}[/] " + _esc(f"[{f['check']}] {where}{f['message']}"), highlight=False)
         console.print(f"    fix: {f['fix']}", highlight=False, markup=False)
     errors = sum(f["severity"] == "error" for f in findings)
     console.print(f"static check: {errors} error(s)")
@@ -233,16 +240,17 @@ def print_pipeline_runs(records: list[dict[str, Any]], runs_root: Any) -> None:
                       highlight=False)
         for name, n in r["nodes"].items():
             if n["error"]:
-                console.print(f"  [red]{name}[/]: {n['error']}", highlight=False)
+                console.print(f"  [red]{name}[/]: " + _esc(n["error"]), highlight=False)
             for ref in n["refused_files"]:
-                console.print(f"  [yellow]{name}[/]: refused file {ref['path']!r}: {ref['reason']}", highlight=False)
+                console.print(f"  [yellow]{name}[/]: " + _esc(f"refused file {ref['path']!r}: {ref['reason']}"), highlight=False)
             if n["handoff_error"] and n["status"] in ("ok", "reused"):
-                console.print(f"  [yellow]{name}[/]: hand-off {n['handoff_error']}", highlight=False)
+                console.print(f"  [yellow]{name}[/]: " + _esc(f"hand-off {n['handoff_error']}"), highlight=False)
         if r.get("compare"):
             c = r["compare"]
-            console.print(f"compare with baseline: {c['verdict']} (candidate {c['candidate']}"
-                          + (f": {c['candidate_reason']}" if c["candidate_reason"] else "")
-                          + f"); accuracy baseline {c['test_accuracy']['baseline']}, candidate {c['test_accuracy']['candidate']}")
+            console.print(_esc(f"compare with baseline: {c['verdict']} (candidate {c['candidate']}"
+                               + (f": {c['candidate_reason']}" if c["candidate_reason"] else "")
+                               + f"); accuracy baseline {c['test_accuracy']['baseline']}, "
+                               f"candidate {c['test_accuracy']['candidate']}"))
         console.print(f"artefacts: {runs_root}/{r['run_id']}/", highlight=False)
         if r["status"] in ("partial", "failed", "cancelled"):
             console.print(f"continue with: zpa run {r['pipeline']} --resume {r['run_id']}", highlight=False)

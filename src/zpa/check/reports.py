@@ -87,7 +87,7 @@ def markdown(report: dict[str, Any]) -> str:
 def print_summary(report: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from zpa.report import _console
+    from zpa.report import _console, _esc
 
     console = _console()
     table = Table(title=f"zpa check — {report['run_id']}")
@@ -103,8 +103,8 @@ def print_summary(report: dict[str, Any]) -> None:
         for p in r["probes"]:
             for f in p["failures"][:3]:
                 tag = f" [{f['must_not']}]" if f["must_not"] else ""
-                console.print(f"  [red]✗[/] {role}/{p['id']} repeat {f['repeat']} {f['assertion']}{tag}: {f['reason']}",
-                              markup=False, highlight=False)
+                console.print("  [red]✗[/] " + _esc(f"{role}/{p['id']} repeat {f['repeat']} {f['assertion']}{tag}: "
+                                                      f"{f['reason']}"), highlight=False)
     u = report["usage"]
     cost = "unknown (a model has no price)" if u["cost_usd"] is None else f"${u['cost_usd']:.4f}"
     console.print(f"tokens: {u['input']} in, {u['output']} out, {u['cache_write']} cache write, "
