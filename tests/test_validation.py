@@ -171,7 +171,7 @@ def test_failed_validation_writes_nothing(rendered, zpa):
 
 
 def test_validation_cache_does_not_hide_a_new_error(rendered, zpa):
-    # The manifest remembers validated sources; a changed source is validated again.
+    # A source that rendered before and then broke is caught, not served from the manifest.
     edit(rendered / "roles/developer.md", "title: Developer", "title: 42")
     err = render_error(zpa, rendered)
     assert "/title" in err

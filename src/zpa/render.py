@@ -9,9 +9,9 @@ Outputs (all paths relative to the project root):
 - ``.zpa/manifest.json``           what was generated, so orphans can be removed exactly
 
 Rendering is deterministic. When the sources and every output match the
-manifest, nothing is imported beyond the standard library and the work is a
-few hashes; otherwise Jinja renders everything and jsonschema validates only
-the sources whose data changed since they last validated.
+manifest, the work is a few hashes (no Jinja, no YAML parsing); otherwise
+Jinja renders everything, and sources are validated by a cheap checker with
+jsonschema only behind it for the error message (zpa.quickcheck).
 """
 
 from __future__ import annotations
@@ -69,12 +69,11 @@ def render(root: Path | str = ".", *, check: bool = False, diff: bool = False) -
 
     from zpa.team import load_team
 
-    validated = () if (check or diff) else manifest.get("validated", [])
-    team = load_team(root, validated=validated, sources=sources)
+    team = load_team(root, sources=sources)
     outputs = render_outputs(team)
     if RULES in outputs:
         outputs[RULES] = _merge_rules(root, outputs[RULES])
-    outputs[MANIFEST] = _manifest_text(digest, team, outputs)
+    outputs[MANIFEST] = _manifest_text(digest, outputs)
 
     result = RenderResult()
     old_files = set(manifest.get("files", {}))
@@ -361,7 +360,9 @@ def _included_paths(team_text: str) -> list[str]:
 
 def _up_to_date(root: Path, manifest: dict[str, Any], digest: str) -> bool:
     files = manifest.get("files")
-    if manifest.get("sources") != digest or not isinstance(files, dict) or not files:
+    if set(manifest) != {"generated_by", "sources", "files"} or manifest.get("sources") != digest:
+        return False  # another manifest format, or the sources changed
+    if not isinstance(files, dict) or not files:
         return False
     for rel, sha in files.items():
         data = _read_bytes(root / rel)
@@ -377,7 +378,7 @@ def _up_to_date(root: Path, manifest: dict[str, Any], digest: str) -> bool:
     return True
 
 
-def _manifest_text(digest: str, team: Any, outputs: dict[str, str]) -> str:
+def _manifest_text(digest: str, outputs: dict[str, str]) -> str:
     files = {}
     for rel, text in outputs.items():
         if rel == RULES:
@@ -388,7 +389,6 @@ def _manifest_text(digest: str, team: Any, outputs: dict[str, str]) -> str:
     return _json({
         "generated_by": GENERATOR,
         "sources": digest,
-        "validated": sorted(set(team.data_digests.values())),
         "files": files,
     })
 

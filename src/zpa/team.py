@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import yaml
 
@@ -56,7 +56,6 @@ class Team:
     config: dict[str, Any]
     roles: dict[str, Role]
     source_digest: str
-    data_digests: dict[str, str]
 
     @property
     def name(self) -> str:
@@ -153,14 +152,10 @@ def _read_text(path: Path) -> str:
 # -- loading -----------------------------------------------------------------
 
 
-def load_team(root: Path | str, *, validated: Iterable[str] = (), sources: Sources | None = None) -> Team:
-    """Load and validate a team. ``validated`` lists data digests that passed
-    schema validation before (from the render manifest): those skip the
-    jsonschema pass, which is the slowest part of loading."""
+def load_team(root: Path | str, *, sources: Sources | None = None) -> Team:
+    """Load and validate a team (roles/*.md and team.toml under ``root``)."""
     root = Path(root)
     src = sources or read_sources(root)
-    validated = set(validated)
-    data_digests: dict[str, str] = {}
 
     team_file = str(root / TEAM_FILE)
     try:
@@ -171,12 +166,9 @@ def load_team(root: Path | str, *, validated: Iterable[str] = (), sources: Sourc
             f"not valid TOML: {_strip_toml_position(str(exc))}", file=team_file, line=line,
             hint="fix the syntax; see https://toml.io",
         ) from None
-    d = _digest(config)
-    data_digests[TEAM_FILE] = d
-    if d not in validated:
-        _schema_check(config, "team", team_file, lambda ptr: _toml_line(src.team_text, ptr))
+    _schema_check(config, "team", team_file, lambda ptr: _toml_line(src.team_text, ptr))
 
-    parsed = [_parse_role(root / rel, text, validated, data_digests, rel) for rel, text in src.role_texts.items()]
+    parsed = [_parse_role(root / rel, text) for rel, text in src.role_texts.items()]
     first: dict[str, Role] = {}
     for role in parsed:
         if role.name in first:
@@ -198,12 +190,12 @@ def load_team(root: Path | str, *, validated: Iterable[str] = (), sources: Sourc
             )
         roles[role.name] = role
 
-    team = Team(root, config, roles, src.digest, data_digests)
+    team = Team(root, config, roles, src.digest)
     _check_references(team, src)
     return team
 
 
-def _parse_role(path: Path, text: str, validated: set[str], digests: dict[str, str], rel: str) -> Role:
+def _parse_role(path: Path, text: str) -> Role:
     m = _FRONT_MATTER.match(text)
     if not m:
         raise ZpaError(
@@ -221,10 +213,7 @@ def _parse_role(path: Path, text: str, validated: set[str], digests: dict[str, s
         raise ZpaError(f"front matter is not valid YAML: {problem}", file=str(path), line=line) from None
     if not isinstance(data, dict):
         raise ZpaError("front matter must be a mapping of fields", file=str(path), line=2)
-    d = _digest(data)
-    digests[rel] = d
-    if d not in validated:
-        _schema_check(data, "role", str(path), lambda ptr: _yaml_line(text, ptr))
+    _schema_check(data, "role", str(path), lambda ptr: _yaml_line(text, ptr))
     body_line = text[: m.end()].count("\n") + 1
     return Role(
         name=data["name"], title=data["title"], description=data["description"].strip(),
@@ -355,8 +344,16 @@ def handoff_schema_names() -> frozenset[str]:
 
 def validate_instance(instance: Any, schema: dict[str, Any], file: str, locate: Callable[[str], int | None] | None = None,
                       what: str = "") -> None:
-    """Validate with jsonschema; raise one ZpaError for the most relevant problem."""
-    import jsonschema  # deferred: ~80 ms, only paid when a source changed
+    """Validate; raise one ZpaError for the most relevant problem.
+
+    A cheap checker answers for valid input; jsonschema (an ~60 ms import)
+    runs only when that checker cannot vouch for the instance, and then
+    finds and explains the error."""
+    from zpa.quickcheck import is_valid
+
+    if is_valid(instance, schema):
+        return
+    import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
@@ -479,6 +476,3 @@ def _toml_error_line(exc: Exception) -> int | None:
 def _strip_toml_position(msg: str) -> str:
     return re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
 
-
-def _digest(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
