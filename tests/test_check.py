@@ -361,3 +361,38 @@ def test_judge_asks_for_a_structured_verdict(zpa, proj, api):
     fmt = judged[0]["output_config"]["format"]
     assert fmt["type"] == "json_schema" and fmt["schema"]["required"] == ["pass", "violated", "reason"]
     assert fmt["schema"]["additionalProperties"] is False and "$schema" not in fmt["schema"]
+
+
+def test_ctrl_c_keeps_finished_results(proj, api, tmp_path):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    api.default_reply = scripted()
+    api.model_latency = {"claude-opus-4-8": 60}  # the architect never answers in time
+    db, out = tmp_path / "runs.db", tmp_path / "report.json"
+    proc = subprocess.Popen([sys.executable, "-m", "zpa", "check", "--root", str(proj), "--base-url", api.url,
+                             "--repeat", "1", "--no-judge", "--no-progress", "--json", str(out), "--db", str(db)],
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    done = 0
+    while time.time() < deadline and done < 4:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                done = sqlite3.connect(db).execute("SELECT COUNT(*) FROM calls WHERE status = 'ok'").fetchone()[0]
+            except sqlite3.Error:
+                pass
+    assert done == 4, "developer and reviewer calls never finished"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    report = json.loads(out.read_text())
+    assert report["interrupted"] is True and report["verdict"] == "incomplete"
+    assert report["roles"]["developer"]["runs"] == 2 and report["roles"]["reviewer"]["passes"] == 2
+    assert report["roles"]["architect"]["runs"] == 0
+    assert "Traceback" not in stderr
