@@ -144,17 +144,20 @@ async def run_check(team: Team, probes: dict[str, list[Probe]], llm: LLM, overri
                       tool_calls=result.tool_calls,
                       must_not=next((m for m in team.roles[probe.role].must_not if m["id"] == probe.must_not), None),
                       judge=judge_for(probe, call, result.text, prefetched))
-        results = []
+        specs = list(probe.asserts)
+        if opts.with_tools and not any(a["type"] == "tool_calls_allowed" for a in specs):
+            specs.append({"type": "tool_calls_allowed"})  # with tools offered, every reply is held to the profile
+        results, weights = [], []
         try:
-            for spec in probe.asserts:
+            for spec in specs:
                 r = await evaluate(ctx, spec, skip_judge=not opts.judge)
                 if r is not None:
                     results.append(r)
+                    weights.append(float(spec.get("weight", 1.0)))
         except _JudgeUnavailable as exc:
             return Sample(probe.role, probe, call.repeat, "error", error=f"judge call failed: {exc}", text=result.text)
         passed = all(r.passed for r in results)
-        weights = [float(s.get("weight", 1.0)) for s in probe.asserts if s["type"] != "judge" or opts.judge]
-        score = sum(r.score * w for r, w in zip(results, weights)) / (sum(weights) or 1.0)
+        score = sum(r.score * w for r, w in zip(results, weights, strict=True)) / (sum(weights) or 1.0)
         return Sample(probe.role, probe, call.repeat, "ok", passed, round(score, 4), results, text=result.text)
 
     async def one(probe: Probe, call: Call) -> None:
