@@ -395,3 +395,13 @@ def test_ctrl_c_keeps_finished_results(proj, api, tmp_path):
     assert report["roles"]["developer"]["runs"] == 2 and report["roles"]["reviewer"]["passes"] == 2
     assert report["roles"]["architect"]["runs"] == 0
     assert "Traceback" not in stderr
+
+
+def test_a_run_that_stops_on_an_error_is_marked_in_the_store(zpa, proj, tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    (tmp_path / "empty").mkdir()
+    db = tmp_path / "runs.db"
+    r = zpa("check", "--root", proj, "--replay", tmp_path / "empty", "--repeat", "1", "--no-progress", "--db", db)
+    assert r.code == 2
+    runs = json.loads(zpa("runs", "list", "--json", "--db", db).out)
+    assert runs[0]["status"] == "error" and "no recorded response" in runs[0]["summary"]["error"]

@@ -143,10 +143,6 @@ def render_outputs(team: Any) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def skill_body_sha(text: str) -> str:
-    return hashlib.sha256(text.split("\n---\n", 1)[1].encode()).hexdigest()
-
-
 def extract_managed_block(text: str) -> tuple[str, str, str] | None:
     """Split a .rules text into (before, block, after) around the kit's block."""
     b = text.find(BLOCK_BEGIN)

@@ -12,7 +12,6 @@ import os
 import secrets
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -220,21 +219,3 @@ def _call_stats(calls: list[dict[str, Any]], role: str) -> dict[str, Any]:
         "calls": len(mine),
         "retries": sum(c["retries"] for c in mine),
     }
-
-
-@dataclass
-class StoreHandle:
-    """Opens the store lazily so a run that never calls the API creates no file."""
-
-    path: Path
-    _store: RunStore | None = None
-
-    @property
-    def store(self) -> RunStore:
-        if self._store is None:
-            self._store = RunStore(self.path)
-        return self._store
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()

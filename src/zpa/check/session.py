@@ -46,7 +46,7 @@ def run(root: Path, roles: list[str] | None, cfg: LLMConfig, opts: CheckOptions,
         db: Path | None, show_progress: bool = True) -> tuple[int, dict[str, Any]]:
     """Run the check; returns the exit code (0 pass, 1 fail/incomplete) and the report."""
     from zpa.check import reports
-    from zpa.render import render
+    from zpa.render import atomic_write, render
 
     team = load_team(root)
     _known_roles(team, roles)
@@ -85,6 +85,11 @@ def run(root: Path, roles: list[str] | None, cfg: LLMConfig, opts: CheckOptions,
             samples, interrupted = asyncio.run(main())
     except KeyboardInterrupt:
         interrupted = True
+    except BaseException as exc:  # e.g. a replay miss: the run is over, and the store says so
+        store.finish_run(run_id, "error", {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__},
+                         time.perf_counter() - t0)
+        store.close()
+        raise
     wall = time.perf_counter() - t0
     report = aggregate(team, probes, samples, cfg.model_overrides, opts)
     same = sorted(r for r, v in report["roles"].items() if v["model"] == jmodel and opts.judge)
@@ -112,12 +117,8 @@ def run(root: Path, roles: list[str] | None, cfg: LLMConfig, opts: CheckOptions,
     if outputs.json:
         reports.write_json(report, outputs.json)
     if outputs.junit:
-        from zpa.render import atomic_write
-
         atomic_write(outputs.junit, reports.junit_xml(report))
     if outputs.markdown:
-        from zpa.render import atomic_write
-
         atomic_write(outputs.markdown, reports.markdown(report))
     code = 0 if report["verdict"] == "pass" else 1
     if interrupted:

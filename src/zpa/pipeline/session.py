@@ -72,6 +72,10 @@ def execute(root: Path, pipeline: str, tasks: list[str], cfg: LLMConfig, enable:
 
     try:
         records = asyncio.run(main())
+    except (ZpaError, OSError) as exc:  # before any node ran (e.g. no credentials): record it, then report
+        store.finish_run(store_id, "error", {"error": str(exc).splitlines()[0]}, time.perf_counter() - t0)
+        store.close()
+        raise
     except KeyboardInterrupt:
         interrupted = True
         for rid in ([resume] if resume else run_ids):
