@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -245,3 +246,20 @@ def test_run_store_migrations_are_numbered_and_idempotent(tmp_path):
     s = RunStore(tmp_path / "r.db")  # reopening runs no migration twice
     assert {r[0] for r in s.db.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
         "runs", "calls", "verdicts", "artefacts"}
+
+
+def test_endpoint_without_structured_outputs_is_asked_again_without(api):
+    api.unsupported_fields = {"output_config"}
+    api.rule("Review", '{"pass": true, "violated": [], "reason": "ok"}')
+    schema = {"type": "object", "properties": {"pass": {"type": "boolean"}}, "required": ["pass"]}
+
+    async def go():
+        async with LLM(config(api)) as llm:
+            a = await llm.call(make_call(label="a", output_schema=schema))
+            b = await llm.call(make_call(label="b", output_schema=schema))
+            return a, b
+
+    a, b = run(go())
+    assert json.loads(a.text)["pass"] is True and json.loads(b.text)["pass"] is True
+    sent = [("output_config" in q.body) for q in api.messages_requests()]
+    assert sent == [True, False, False]  # refused once, then never sent again

@@ -81,6 +81,8 @@ class LoggedRequest:
 class FakeAnthropic:
     default_reply: Reply = "OK."
     model_latency: dict[str, float] = field(default_factory=dict)
+    # Request fields this endpoint refuses, as some Anthropic-compatible servers refuse output_config.
+    unsupported_fields: set[str] = field(default_factory=set)
     batch_polls_before_done: int = 1
 
     def __post_init__(self) -> None:
@@ -317,6 +319,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not isinstance(body, dict) or "model" not in body or "messages" not in body:
             self._error(400, "invalid_request_error", "model and messages are required")
+            return
+        refused = sorted(set(body) & self.api.unsupported_fields)
+        if refused:
+            self._error(400, "invalid_request_error", f"{refused[0]}: Extra inputs are not permitted")
             return
         fault = self.api._take_fault(body)
         if fault and fault.kind in ("429", "529", "500"):

@@ -158,6 +158,7 @@ class LLM:
         self._reserved = 0.0
         self.usage = Usage()
         self._client: Any = None
+        self._no_structured_output = False
         self.replay = Cassette(config.replay_dir) if config.replay_dir else None
         self.recorder = Cassette(config.record_dir) if config.record_dir else None
         if self.replay is None:
@@ -331,6 +332,8 @@ class LLM:
 
         client = self.client()
         body = call.body()
+        if self._no_structured_output:
+            body.pop("output_config", None)
         stream_failures = 0
         while True:
             got_output = False
@@ -343,6 +346,12 @@ class LLM:
                 return final.model_dump(mode="json", exclude_none=True)
             except APIStatusError as exc:
                 status = getattr(exc, "status_code", None)
+                if status == 400 and "output_config" in body and "output_config" in _error_message(exc):
+                    # An Anthropic-compatible endpoint without structured outputs: ask again without,
+                    # and stop asking; callers validate the JSON themselves anyway.
+                    self._no_structured_output = True
+                    body.pop("output_config")
+                    continue
                 mid_stream = status == 200  # an SSE error event after a 200
                 if mid_stream and not got_output and stream_failures < self.config.stream_retries:
                     stream_failures += 1
