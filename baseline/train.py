@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> dict:
         optimiser.load_state_dict(state["optimiser"])
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])  # dropout on the GPU draws from these
         start_epoch, train_seconds = state["epoch"], state["train_seconds"]
         say(f"resumed from {ckpt_path} at epoch {start_epoch}")
 
@@ -255,7 +257,8 @@ def main(argv: list[str] | None = None) -> dict:
             return
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"model": (model.module if world > 1 else model).state_dict(), "optimiser": optimiser.state_dict(),
-                    "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch,
+                    "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None, "epoch": epoch,
                     "train_seconds": train_seconds, "args": {k: str(v) for k, v in vars(args).items()}}, tmp)
         os.replace(tmp, ckpt_path)
 
