@@ -276,3 +276,23 @@ def test_atomic_write_keeps_mode_follows_links_and_never_replaces_devices(tmp_pa
     atomic_write(fifo, "through the pipe")
     t.join(5)
     assert got == ["through the pipe"] and stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_skills_show_the_shape_of_their_hand_off(rendered):
+    import re as _re
+
+    for role in ROLES:
+        text = (rendered / "rules-library" / role / "SKILL.md").read_text()
+        example = json.loads(_re.search(r"in shape:\n\n```json\n(.*?)\n```", text, _re.S).group(1))
+        name = yaml.safe_load(text.split("---")[1])["metadata"]["source"]
+        front = yaml.safe_load((rendered / name).read_text().split("---")[1])
+        schema = json.loads((REPO / "src/zpa/schemas/handoffs" / f"{front['handoff']}.json").read_text())
+        assert list(example) == schema["required"]
+        assert example["role"] == role
+
+
+def test_init_names_the_team_after_the_project(tmp_path, zpa):
+    target = tmp_path / "acme-api"
+    zpa("init", target)
+    assert 'name = "acme-api"' in (target / "team.toml").read_text()
+    assert "You are the **Reviewer** of acme-api" in (target / "rules-library/reviewer/SKILL.md").read_text()

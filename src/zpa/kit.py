@@ -60,6 +60,7 @@ def init(target: Path | str, include_existing: bool = True) -> InitResult:
     if read_today:
         result.notes.append(f"Zed reads {read_today} in this project today")
     if "team.toml" in result.created:
+        adopt.set_team_string(team_path, "name", target.resolve().name)  # personas say whose team they are on
         if others and include_existing:
             adopt.set_team_list(team_path, "include", others)
             result.notes.append("the generated .rules will include " + ", ".join(others)

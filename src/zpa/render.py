@@ -194,7 +194,9 @@ def _context(team: Any, env: Any) -> dict[str, Any]:
         role = team.roles[name]
         view = dict(base["roles"][name])
         view["body"] = _render_body(env, role, base).strip()
-        view["handoff_required"] = list(handoff_schema(role.handoff).get("required", []))
+        schema = handoff_schema(role.handoff)
+        view["handoff_required"] = list(schema.get("required", []))
+        view["handoff_example"] = json.dumps(schema_skeleton(schema, role.name), ensure_ascii=False)
         views.append(view)
     return {
         "team": {"name": team.name, **team.config["team"]},
@@ -286,6 +288,27 @@ def _includes(team: Any) -> list[dict[str, str]]:
     return out
 
 
+def schema_skeleton(schema: dict[str, Any], role: str) -> Any:
+    """A compact example of what a hand-off schema asks for, for the persona to copy."""
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return "<" + " | ".join(str(v) for v in schema["enum"]) + ">"
+    t = schema.get("type")
+    t = next((x for x in t if x != "null"), None) if isinstance(t, list) else t
+    if t == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        keys = schema.get("required") or list(props)
+        return {k: schema_skeleton(props.get(k, {}), role) for k in keys}
+    if t == "array":
+        return [schema_skeleton(schema.get("items", {}), role)]
+    if t in ("integer", "number"):
+        return 0
+    if t == "boolean":
+        return True
+    return "..."
+
+
 def _first_sentence(text: str) -> str:
     text = " ".join(text.split())
     for end in (". ", "; "):
@@ -335,9 +358,13 @@ def _merge_rules(root: Path, generated: str) -> str:
 def _full_digest(root: Path, sources: Any) -> str:
     h = hashlib.sha256(sources.digest.encode())
     h.update(GENERATOR.encode())
-    folder = resources.files("zpa").joinpath("templates")
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if entry.name.endswith(".j2"):
+    # Everything of the kit's own that shapes the output, so a changed kit is never served stale.
+    pkg = resources.files("zpa")
+    kit_files = [pkg / "render.py", pkg / "zed" / "__init__.py"]
+    kit_files += sorted(pkg.joinpath("templates").iterdir(), key=lambda p: p.name)
+    kit_files += sorted(pkg.joinpath("schemas", "handoffs").iterdir(), key=lambda p: p.name)
+    for entry in kit_files:
+        if entry.is_file():
             h.update(entry.name.encode() + b"\0" + entry.read_bytes())
     # Included instruction files and the .rules a user shares with the kit.
     for rel in _included_paths(sources.team_text):
