@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from zpa.check.assertions import Context, code_lines, evaluate, handoff_block
+from zpa.blocks import handoff_block
+from zpa.check.assertions import Context, code_lines, evaluate
 from zpa.team import load_team
 
 from conftest import REPO

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zpa.errors import ZpaError
+from zpa.team import load_schema
 
 STATUSES = ("ok", "crashed", "timeout", "memory", "network", "contract")
 METRICS = ("test_accuracy", "train_seconds", "samples_per_second", "peak_rss_mb", "params", "wall_seconds")
@@ -208,7 +209,7 @@ def _check_outputs(out: Path, y_test: Any, np: Any, verdict: Callable[..., Run])
         metrics = json.loads(metrics_path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         return verdict("contract", f"out/metrics.json is not JSON: {exc}")
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema("metrics")).iter_errors(metrics))
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(load_schema("metrics")).iter_errors(metrics))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         return verdict("contract", f"out/metrics.json: {where + ': ' if where else ''}{error.message}")
@@ -345,15 +346,10 @@ def compare(candidate: Path, baseline: Path, cfg: HarnessConfig,
     return report
 
 
-@cache
-def _schema(name: str) -> dict[str, Any]:
-    return json.loads(resources.files("zpa").joinpath("schemas", f"{name}.schema.json").read_text())
-
-
 def validate_report(report: dict[str, Any]) -> None:
     import jsonschema
 
-    jsonschema.validate(report, _schema("compare"))
+    jsonschema.validate(report, load_schema("compare"))
 
 
 def default_baseline(cwd: Path) -> Path:

@@ -86,7 +86,7 @@ def render(root: Path | str = ".", *, check: bool = False, diff: bool = False) -
         if diff:
             result.diffs.append(_unified(rel, current or "", content))
         if not (check or diff):
-            _atomic_write(path, content)
+            atomic_write(path, content)
             result.written.append(rel)
     for rel in sorted(old_files - set(outputs)):
         if rel == RULES:
@@ -473,8 +473,6 @@ def atomic_write(path: Path, content: str | bytes, mode: int | None = None) -> N
             pass
         raise
 
-
-_atomic_write = atomic_write
 
 
 def _prune_empty_dirs(root: Path, folder: Path) -> None:

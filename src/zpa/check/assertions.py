@@ -7,13 +7,11 @@ asynchronous (it calls a grader model); the rest are deterministic.
 from __future__ import annotations
 
 import ast
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$",
-                   re.M | re.S)
+from zpa.blocks import FENCE, code_blocks, parse_handoff
 
 
 @dataclass
@@ -61,11 +59,6 @@ def allowed_params(name: str) -> set[str]:
 # -- code in Markdown --------------------------------------------------------
 
 
-def code_blocks(text: str) -> list[tuple[str, str]]:
-    """(info string, body) of every fenced code block."""
-    return [(m.group("info").strip(), m.group("body")) for m in FENCE.finditer(text)]
-
-
 def code_lines(text: str) -> int:
     """Non-blank lines inside fenced blocks plus indented code blocks (4 spaces / a tab after a blank line)."""
     n = sum(1 for _, body in code_blocks(text) for ln in body.splitlines() if ln.strip())
@@ -81,19 +74,6 @@ def code_lines(text: str) -> int:
             in_indented = False
         prev_blank = ln.strip() == ""
     return n
-
-
-def handoff_block(text: str) -> str | None:
-    """The JSON hand-off: a ```json handoff block, else the last ```json block, else the whole reply as JSON."""
-    blocks = code_blocks(text)
-    for info, body in reversed(blocks):
-        if info.split()[:2] == ["json", "handoff"] or info == "handoff":
-            return body
-    for info, body in reversed(blocks):
-        if info.split()[:1] == ["json"]:
-            return body
-    stripped = text.strip()
-    return stripped if stripped.startswith("{") else None
 
 
 # -- deterministic assertions ------------------------------------------------
@@ -155,21 +135,9 @@ def required_sections(ctx: Context, p: dict[str, Any]) -> Outcome:
 
 @assertion("handoff_schema", {})
 def handoff_schema_check(ctx: Context, p: dict[str, Any]) -> Outcome:
-    import jsonschema
-
-    from zpa.team import handoff_schema
-
-    raw = handoff_block(ctx.text)
-    if raw is None:
-        return Outcome(False, 0.0, "no ```json handoff block")
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        return Outcome(False, 0.0, f"hand-off is not JSON: {exc}")
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(handoff_schema(ctx.role.handoff)).iter_errors(data))
+    data, error = parse_handoff(ctx.text, ctx.role.handoff)
     if error is not None:
-        where = "/" + "/".join(str(x) for x in error.absolute_path)
-        return Outcome(False, 0.0, f"hand-off breaks {ctx.role.handoff} at {where}: {error.message}")
+        return Outcome(False, 0.0, error if error.startswith("no ") else f"hand-off {error}")
     return Outcome(True, 1.0, f"hand-off follows {ctx.role.handoff}")
 
 

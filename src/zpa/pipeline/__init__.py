@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from zpa.blocks import labelled_blocks, parse_handoff
 from zpa.errors import ZpaError
 from zpa.llm import LLM, BudgetExceeded, Call, CallFailed
 from zpa.llm.models import resolve_model
@@ -103,27 +104,6 @@ def optional_names(team: Team, name: str) -> list[str]:
 
 # -- code blocks -> files ----------------------------------------------------
 
-_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S)
-_PATH_ATTR = re.compile(r"""(?:path|file|title|filename)=(?:"([^"]+)"|'([^']+)'|(\S+))""")
-
-
-def labelled_blocks(text: str) -> list[tuple[str, str]]:
-    """(path label, body) for fenced blocks whose info string names a file."""
-    out = []
-    for m in _FENCE.finditer(text):
-        info = m.group("info").strip()
-        label = None
-        attr = _PATH_ATTR.search(info)
-        if attr:
-            label = next(g for g in attr.groups() if g)
-        else:
-            parts = info.split()
-            if len(parts) >= 2 and ("." in parts[1] or "/" in parts[1]):
-                label = parts[1]
-        if label:
-            out.append((label, m.group("body")))
-    return out
-
 
 def safe_write(base: Path, label: str, body: str) -> tuple[str | None, str | None]:
     """Write ``body`` to ``base/label`` only if it stays inside ``base``. Returns (relative path, refusal reason)."""
@@ -150,26 +130,6 @@ def safe_write(base: Path, label: str, body: str) -> tuple[str | None, str | Non
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(body)
     return "/".join(parts), None
-
-
-def extract_handoff(text: str, schema_name: str) -> tuple[dict[str, Any] | None, str | None]:
-    import jsonschema
-
-    from zpa.check.assertions import handoff_block
-    from zpa.team import handoff_schema
-
-    raw = handoff_block(text)
-    if raw is None:
-        return None, "no ```json handoff block"
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        return None, f"hand-off is not JSON: {exc}"
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(handoff_schema(schema_name)).iter_errors(data))
-    if error is not None:
-        where = "/" + "/".join(str(x) for x in error.absolute_path)
-        return data if isinstance(data, dict) else None, f"breaks {schema_name} at {where}: {error.message}"
-    return data, None
 
 
 # -- the run -----------------------------------------------------------------
@@ -353,7 +313,7 @@ class PipelineRun:
         if write_response:
             atomic_write(node_dir / "response.md", state.text if state.text.endswith("\n") else state.text + "\n")
         role = self.team.roles[spec.role]
-        state.handoff, state.handoff_error = extract_handoff(state.text, role.handoff)
+        state.handoff, state.handoff_error = parse_handoff(state.text, role.handoff)
         if state.handoff is not None:
             atomic_write(node_dir / "handoff.json", json.dumps(state.handoff, indent=2) + "\n")
         state.files, state.refused = [], []

@@ -177,12 +177,8 @@ def _plan_settings(plan: Plan, path: Path, profiles: dict[str, Any], manifest: d
             plan.notes.append(f"profile {pid}: settings.json already has a profile with this id that zpa did not "
                               f"install; left as it is (use --force to replace it, or set profile_prefix in team.toml)")
     for pid in [p for p in installed if p not in profiles]:  # a role that is no longer a thread
-        root = jsonc.parse(text, str(path))
-        agent = jsonc.find(root, "agent")
-        prof = jsonc.find(agent.value, "profiles") if agent and agent.value.kind == "object" else None
-        member = jsonc.find(prof.value, pid) if prof and prof.value.kind == "object" else None
-        if member is not None:
-            text = jsonc.remove_member(text, prof.value, member)
+        text, removed = _without_profile(text, path, pid)
+        if removed:
             original.get("agent", {}).get("profiles", {}).pop(pid, None)
             plan.notes.append(f"profile {pid}: removed (its role is no longer a thread)")
         del installed[pid]
@@ -304,17 +300,21 @@ def _plan_settings_removal(plan: Plan, record: dict[str, Any]) -> None:
         plan.changes.append(Change(backup, backup.read_bytes(), None))
 
 
+def _without_profile(text: str, path: Path, pid: str) -> tuple[str, bool]:
+    """``text`` without the profile ``agent.profiles.<pid>``, and whether it was there."""
+    root = jsonc.parse(text, str(path))
+    agent = jsonc.find(root, "agent")
+    prof = jsonc.find(agent.value, "profiles") if agent and agent.value.kind == "object" else None
+    member = jsonc.find(prof.value, pid) if prof and prof.value.kind == "object" else None
+    if member is None:
+        return text, False
+    return jsonc.remove_member(text, prof.value, member), True
+
+
 def _remove_profiles(plan: Plan, path: Path, current: bytes, record: dict[str, Any]) -> None:
     text = current.decode("utf-8")
     for pid in record.get("profiles", {}):
-        root = jsonc.parse(text, str(path))
-        agent = jsonc.find(root, "agent")
-        prof = jsonc.find(agent.value, "profiles") if agent and agent.value.kind == "object" else None
-        if prof is None or prof.value.kind != "object":
-            break
-        member = jsonc.find(prof.value, pid)
-        if member is not None:
-            text = jsonc.remove_member(text, prof.value, member)
+        text, _ = _without_profile(text, path, pid)
     root = jsonc.parse(text, str(path))
     agent = jsonc.find(root, "agent")
     if agent is not None and agent.value.kind == "object":
